@@ -11,14 +11,24 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from jupyter_creds.demo import ANALYTICS_ID, BROKEN_ID, WAREHOUSE_ID, demo_clients, integrations_toml
+from jupyter_creds.demo import (
+    ANALYTICS_ID,
+    BROKEN_ID,
+    SECRET_ENV,
+    WAREHOUSE_ID,
+    demo_clients,
+    integrations_toml,
+)
 from jupyter_creds.provider import EmbeddedProvider
 from signin_driver import approve
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
-# Values planted so that tests can grep logs and files for them.
+# Values planted so that tests can grep logs and files for them: the demo's confidential client
+# takes its secret from this variable.
 SENTINEL_SECRET = "sentinel-client-secret-5b7e1f"
+os.environ[SECRET_ENV] = SENTINEL_SECRET
+os.environ.pop("JUPYTER_CREDS_KEY", None)
 
 
 @pytest.fixture
