@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -35,7 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m jupyter_creds.provider",
         description="Run the embedded OpenID Connect provider on loopback until interrupted.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
     parser.add_argument(
         "--client",
@@ -88,10 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         for client in clients:
             kind = "public" if client.is_public else "confidential"
             print(f"  client {client.client_id} ({kind})", file=sys.stderr)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             done.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -21,8 +21,9 @@ from tornado import web
 
 from . import pages
 from .faults import RequestLedger
-from .models import ProviderState, SignedInUser
+from .models import SignedInUser
 from .server import IncomingRequest, OAuthResponse, ProviderAuthorizationServer, ProviderSettings
+from .state import ProviderState
 
 log = logging.getLogger("jupyter_creds.provider")
 
@@ -74,6 +75,9 @@ class ProviderHandler(web.RequestHandler):
         self.set_header("Referrer-Policy", "no-referrer")
         self.set_header("X-Content-Type-Options", "nosniff")
 
+    def compute_etag(self) -> None:
+        return None  # answers are never cached, so no conditional requests either
+
     async def prepare(self) -> None:
         grant_type = None
         if self.endpoint == "token" and self.request.method == "POST":
@@ -110,7 +114,7 @@ class ProviderHandler(web.RequestHandler):
         log.info("%s: connection dropped", self.endpoint)
         try:
             self.detach().close()
-        except Exception:  # noqa: BLE001 - the peer may have gone already
+        except Exception:  # the peer may have gone already
             log.debug("%s: connection was already gone", self.endpoint)
 
     def write_json(self, body: Any, status: int = 200) -> None:
@@ -177,8 +181,10 @@ class DiscoveryHandler(ProviderHandler):
                     "none",
                 ],
                 "scopes_supported": self.runtime.state.all_scopes(),
-                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce"]
-                + ["email", "preferred_username", "name"],
+                "claims_supported": [
+                    *("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce"),
+                    *("email", "preferred_username", "name"),
+                ],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "subject_types_supported": ["public"],
                 "prompt_values_supported": ["none", "login", "consent"],

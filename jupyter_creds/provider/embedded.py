@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -14,8 +16,9 @@ from tornado.netutil import bind_sockets
 
 from .app import Runtime, make_app
 from .faults import RequestLedger
-from .models import ProviderClient, ProviderState
+from .models import ProviderClient, is_loopback_host
 from .server import ProviderAuthorizationServer
+from .state import ProviderState
 
 log = logging.getLogger("jupyter_creds.provider")
 
@@ -48,6 +51,12 @@ class EmbeddedProvider:
     ):
         if token_lifetime <= 0 or refresh_token_lifetime <= 0:
             raise ValueError("token lifetimes must be positive")
+        if not (is_loopback_host(host) or os.environ.get("AUTHLIB_INSECURE_TRANSPORT")):
+            # authlib refuses plain-http OAuth requests to non-loopback addresses.
+            raise ValueError(
+                f"the embedded provider serves plain http and binds loopback only, not {host!r} "
+                "(set AUTHLIB_INSECURE_TRANSPORT=1 to override at your own risk)"
+            )
         users = dict(DEFAULT_USERS if users is None else users)
         self.host = host
         self.port = port
@@ -109,10 +118,9 @@ class EmbeddedProvider:
             if thread is None:
                 return
             if loop is not None and stopping is not None and not loop.is_closed():
-                try:
+                # RuntimeError: the loop closed in between
+                with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(stopping.set)
-                except RuntimeError:  # the loop closed in between
-                    pass
             thread.join(_STOP_TIMEOUT)
             if thread.is_alive():
                 log.warning("embedded provider thread did not stop in time")
@@ -132,7 +140,7 @@ class EmbeddedProvider:
     def _run(self, ready: threading.Event) -> None:
         try:
             asyncio.run(self._serve(ready))
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
+        except BaseException as exc:  # reported to start(), or logged
             if ready.is_set():
                 log.exception("embedded provider crashed")
             else:

@@ -52,8 +52,7 @@ def _page(heading: str, body: str) -> str:
 def login_page(action: str, *, error: str | None = None, hint: str | None = None) -> str:
     """The login form; ``action`` is the authorization URL, query included."""
     parts = [
-        "<p>Sign in to the local demo identity provider of Available Credentials for "
-        "Jupyter.</p>"
+        "<p>Sign in to the local demo identity provider of Available Credentials for Jupyter.</p>"
     ]
     if error:
         parts.append(f'<p class="error" role="alert">{escape(error)}</p>')

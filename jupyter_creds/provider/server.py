@@ -35,12 +35,12 @@ from joserfc.jwk import RSAKey
 from .models import (
     CODE_LIFETIME,
     AuthorizationCode,
-    ProviderState,
     RegisteredClient,
     SignedInUser,
     TokenRecord,
     TokenView,
 )
+from .state import ProviderState
 
 #: How long an id_token is good for; independent of the (often tiny) access token lifetime.
 ID_TOKEN_LIFETIME = 600
@@ -270,7 +270,7 @@ class ProviderIntrospection(IntrospectionEndpoint):
             "exp": int(token.expires_at() or 0),
         }
         if token.kind == "access_token":
-            payload["token_type"] = "Bearer"
+            payload["token_type"] = "Bearer"  # noqa: S105 - a token type, not a secret
         return payload
 
 
