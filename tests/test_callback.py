@@ -124,3 +124,15 @@ async def test_callback_never_bounces_to_login(api, browser, creds_app):
     resp = await browser.get(creds_app.redirect_uri() + "?code=abc&state=xyz")
     assert resp.status_code == 400
     assert "location" not in resp.headers
+
+
+async def test_tampered_id_token_is_rejected_and_nothing_stored(
+    consented, browser, provider, api, creds_app
+):
+    callback = await consented()
+    provider.inject_fault("token", "tampered_id_token")
+    resp = await browser.get(callback)
+    assert resp.status_code == 502
+    assert "signature" in resp.text
+    assert provider.requests_count("token", "authorization_code") == 1
+    await assert_nothing_stored(api, creds_app)

@@ -8,6 +8,7 @@ status only, never a query string or body (they hold codes, states and tokens).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ class ProviderHandler(web.RequestHandler):
     def initialize(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.lose_answer = False
+        self.tamper_id_token = False
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
@@ -88,6 +90,8 @@ class ProviderHandler(web.RequestHandler):
         log.info("%s: injected fault %s", self.endpoint, fault)
         if fault == "lost_answer":
             self.lose_answer = True  # the handler runs, then drops the connection
+        elif fault == "tampered_id_token":
+            self.tamper_id_token = True  # the handler runs; its id_token's claims are altered
         elif fault == "drop":
             self.drop_connection()
         elif fault == "stall":
@@ -200,6 +204,15 @@ class JwksHandler(ProviderHandler):
         self.write_json({"keys": [self.runtime.key.as_dict(private=False)]})
 
 
+def _tampered(id_token: str) -> str:
+    """The same signature over other claims: what an attacker changing `sub` would send."""
+    header, payload, signature = id_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "someone-else"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
 class TokenHandler(ProviderHandler):
     endpoint = "token"
 
@@ -207,6 +220,8 @@ class TokenHandler(ProviderHandler):
         runtime = self.runtime
         with runtime.state.lock:
             response = runtime.server.create_token_response(self.incoming(self.body_params()))
+        if self.tamper_id_token and isinstance(response.body, dict) and "id_token" in response.body:
+            response.body["id_token"] = _tampered(response.body["id_token"])
         self.send_oauth(response)
 
 

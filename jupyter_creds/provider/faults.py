@@ -7,7 +7,17 @@ from collections import Counter, deque
 
 ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "revoke", "introspect")
 FAULTABLE_ENDPOINTS = ("discovery", "jwks", "token", "userinfo", "revoke", "introspect")
-FAULT_KINDS = ("500", "503", "429", "html", "no_access_token", "stall", "drop", "lost_answer")
+FAULT_KINDS = (
+    "500",
+    "503",
+    "429",
+    "html",
+    "no_access_token",
+    "stall",
+    "drop",
+    "lost_answer",
+    "tampered_id_token",
+)
 #: Faults that answer normally-shaped HTTP without running the endpoint.
 ANSWERING_FAULTS = ("500", "503", "429", "html", "no_access_token")
 
