@@ -20,9 +20,9 @@ from .services import CredsServices
 from .store import resolve_keys
 
 KERNEL_URL_ENV = "JUPYTER_CREDS_URL"
-KERNEL_TOKEN_ENV = "JUPYTER_CREDS_TOKEN"
+KERNEL_TOKEN_ENV = "JUPYTER_CREDS_TOKEN"  # noqa: S105 (a variable name)
 KEY_ENV = "JUPYTER_CREDS_KEY"
-WILDCARD_IPS = ("", "0.0.0.0", "::")
+WILDCARD_IPS = ("", "0.0.0.0", "::")  # noqa: S104 (recognized, not bound)
 CALLBACK_PATH = "creds/oauth/callback"
 
 
@@ -49,7 +49,8 @@ class CredsApp(ExtensionApp):
         "",
         config=True,
         help="""The OAuth redirect URI registered at the providers. Unset, it is derived from the
-        server's own URL: <scheme>://<host the server prints>:<port><base_url>creds/oauth/callback.""",
+        server's own URL:
+        <scheme>://<host the server prints>:<port><base_url>creds/oauth/callback.""",
     )
     refresh_leeway = Float(
         60.0,
@@ -57,12 +58,15 @@ class CredsApp(ExtensionApp):
         help="""Refresh an access token this many seconds before it expires (never more than half
         of the token's lifetime).""",
     )
-    http_timeout = Float(10.0, config=True, help="Timeout in seconds for each request to a provider.")
+    http_timeout = Float(
+        10.0, config=True, help="Timeout in seconds for each request to a provider."
+    )
     discovery_retry_interval = Float(
         30.0, config=True, help="Seconds between retries of an OIDC discovery that failed."
     )
     store_path = Unicode(
-        config=True, help="The token store (SQLite). Default: <Jupyter data dir>/jupyter_creds/tokens.db"
+        config=True,
+        help="The token store (SQLite). Default: <Jupyter data dir>/jupyter_creds/tokens.db",
     )
     encryption_keys = List(
         Unicode(),

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 # Parameters the sign-in flow sets itself; an admin's authorize_params may not override them.
 RESERVED_AUTHORIZE_PARAMS = frozenset(
@@ -110,7 +112,7 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def check_endpoint(label: str, url: str) -> str | None:
-    """Return why ``url`` can't be an OAuth endpoint, or None. Plain http is allowed on loopback only."""
+    """Why ``url`` can't be an OAuth endpoint, or None. Plain http is allowed on loopback only."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -229,9 +231,13 @@ def _validate(entry: Mapping[str, Any], base: Integration, environ: Mapping[str,
         raise _EntryError(f"unknown setting {unknown[0]!r}{extra}")
     raw_id = entry.get("id")
     if raw_id is None:
-        raise _EntryError("missing id: give the integration a GUID (python -c 'import uuid; print(uuid.uuid4())')")
+        raise _EntryError(
+            "missing id: give the integration a GUID (python -c 'import uuid; print(uuid.uuid4())')"
+        )
     if not is_guid(raw_id):
-        raise _EntryError(f"id {str(raw_id)[:60]!r} is not a GUID like 3f0c6a52-1c34-4a59-9d38-9f0c1b3e2a11")
+        raise _EntryError(
+            f"id {str(raw_id)[:60]!r} is not a GUID like 3f0c6a52-1c34-4a59-9d38-9f0c1b3e2a11"
+        )
     if not _text(entry, "name"):
         raise _EntryError("missing name")
     client_id = _text(entry, "client_id")
@@ -253,7 +259,9 @@ def _validate(entry: Mapping[str, Any], base: Integration, environ: Mapping[str,
             f"token_endpoint_auth_method {method!r} is not one of {', '.join(AUTH_METHODS)}"
         )
     if method and method != "none" and not secret:
-        raise _EntryError(f"{method} needs a client secret: set client_secret_env or client_secret_file")
+        raise _EntryError(
+            f"{method} needs a client secret: set client_secret_env or client_secret_file"
+        )
     if method == "none" and secret:
         raise _EntryError("token_endpoint_auth_method is 'none' but a client secret is configured")
     return replace(
@@ -271,9 +279,7 @@ def _validate(entry: Mapping[str, Any], base: Integration, environ: Mapping[str,
 def parse_entries(
     entries: Iterable[object], *, source: str, environ: Mapping[str, str] | None = None
 ) -> list[Integration]:
-    return [
-        parse_entry(e, index=i, source=source, environ=environ) for i, e in enumerate(entries)
-    ]
+    return [parse_entry(e, index=i, source=source, environ=environ) for i, e in enumerate(entries)]
 
 
 def read_integrations_file(path: str | os.PathLike[str]) -> list[object]:
@@ -317,7 +323,8 @@ def mark_duplicates(integrations: list[Integration]) -> list[Integration]:
         names = ", ".join(repr(i.name) for i in same)
         result.append(
             same[0].with_error(
-                f"duplicate id {integ_id}: used by {len(same)} entries ({names}); give each a unique GUID"
+                f"duplicate id {integ_id}: used by {len(same)} entries ({names}); "
+                "give each a unique GUID"
             )
         )
     return result

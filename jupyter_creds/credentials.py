@@ -148,12 +148,15 @@ class CredentialService:
     def _without_refresh(self, integ: Integration, tokens: StoredTokens) -> StoredTokens:
         if tokens.expires_at is not None and tokens.expires_at <= time.time():
             self.store.mark_signed_out(
-                integ.id, "the access token expired and the provider gave no refresh token: sign in again"
+                integ.id,
+                "the access token expired and the provider gave no refresh token: sign in again",
             )
             raise self._not_signed_in(integ)
         return tokens  # inside the leeway but still valid: nothing better to offer
 
-    def _serve_or_fail(self, integ: Integration, tokens: StoredTokens, problem: str) -> StoredTokens:
+    def _serve_or_fail(
+        self, integ: Integration, tokens: StoredTokens, problem: str
+    ) -> StoredTokens:
         """A still-valid token is served when a refresh fails; an expired one is an error."""
         if tokens.expires_at is None or tokens.expires_at > time.time():
             self.log.warning("jupyter_creds: %s; serving the still-valid token", problem)
@@ -174,7 +177,9 @@ class CredentialService:
             if self.store.get(integ.id) == tokens:  # not replaced meanwhile
                 self.store.mark_signed_out(integ.id, reason)
             self.log.info("jupyter_creds: %s: refresh refused (invalid_grant)", integ.display_name)
-            raise CredentialsError(409, "reauth_required", f"{integ.display_name}: {reason}") from None
+            raise CredentialsError(
+                409, "reauth_required", f"{integ.display_name}: {reason}"
+            ) from None
         except ProviderFailure as e:
             if not e.answered:
                 # The provider may have rotated the refresh token and we lost the new one: using

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .provider import EmbeddedProvider, ProviderClient
 
-SECRET_ENV = "JUPYTER_CREDS_DEMO_SECRET"
+SECRET_ENV = "JUPYTER_CREDS_DEMO_SECRET"  # noqa: S105 (a variable name)
 ANALYTICS_ID = "6f1c2a7e-3b7d-4c8e-9a41-0d5e2b6c7f10"
 WAREHOUSE_ID = "a3d9e4b2-58c1-4f0a-b7e6-2c9d1f4a8e21"
 BROKEN_ID = "c8b7a6f5-1e2d-4c3b-9a8f-7e6d5c4b3a29"
@@ -31,7 +31,7 @@ def demo_clients(base_url: str = "/") -> list[ProviderClient]:
             client_id="demo-warehouse",
             client_secret=None,
             redirect_uris=uris,
-            token_endpoint_auth_method="none",
+            token_endpoint_auth_method="none",  # noqa: S106 (a method name)
         ),
     ]
 
@@ -89,7 +89,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--state-dir", help="keep the demo's tokens and files here (default: temp)")
     parser.add_argument("--provider-port", type=int, default=0, help="the provider's port")
     opts, lab_args = parser.parse_known_args(argv)
-    state = Path(opts.state_dir) if opts.state_dir else Path(tempfile.mkdtemp(prefix="jupyter-creds-demo-"))
+    state = (
+        Path(opts.state_dir)
+        if opts.state_dir
+        else Path(tempfile.mkdtemp(prefix="jupyter-creds-demo-"))
+    )
     state.mkdir(parents=True, exist_ok=True)
     provider = EmbeddedProvider(
         clients=demo_clients(_base_url(lab_args)),
@@ -99,7 +103,8 @@ def main(argv: list[str]) -> int:
     integrations = state / "integrations.toml"
     integrations.write_text(integrations_toml(provider.issuer), encoding="utf-8")
     print(
-        f"jupyter creds demo: OpenID Connect provider at {provider.issuer} (sign in as demo / demo); "
+        f"jupyter creds demo: OpenID Connect provider at {provider.issuer} "
+        "(sign in as demo / demo); "
         f"tokens last {opts.token_lifetime:g} s; state in {state}",
         flush=True,
     )

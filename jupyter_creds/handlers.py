@@ -101,9 +101,7 @@ class CredsAPIHandler(APIHandler):
 
     async def integration(self, integration_id: str):
         if not is_guid(integration_id):
-            raise web.HTTPError(
-                400, "The integration id must be a GUID.", reason="bad_request"
-            )
+            raise web.HTTPError(400, "The integration id must be a GUID.", reason="bad_request")
         await self.creds.registry.ready()
         integ = self.creds.registry.get(integration_id.lower())
         if integ is None:
@@ -127,7 +125,9 @@ class CredsAPIHandler(APIHandler):
         # tornado formats an HTTPError's message as a %-template; ours may contain '%' (names,
         # provider text), so log it as an argument instead.
         if isinstance(value, web.HTTPError):
-            self.log.warning("%d %s: %s", value.status_code, self._request_summary(), value.log_message)
+            self.log.warning(
+                "%d %s: %s", value.status_code, self._request_summary(), value.log_message
+            )
         else:
             super().log_exception(typ, value, tb)
 

@@ -41,7 +41,9 @@ class JwksCache:
         except ProviderFailure as e:
             raise IdTokenError(f"can't fetch the provider's signing keys from {uri}: {e}") from None
         except (JoseError, ValueError, TypeError, KeyError):
-            raise IdTokenError(f"the provider's signing keys at {uri} are not a valid JWKS") from None
+            raise IdTokenError(
+                f"the provider's signing keys at {uri} are not a valid JWKS"
+            ) from None
         self._sets[uri] = (keys, time.monotonic())
         return keys
 
@@ -63,7 +65,9 @@ async def validate_id_token(
     try:
         token = jwt.decode(id_token, keys, algorithms=list(ID_TOKEN_ALGORITHMS))
     except (JoseError, ValueError):
-        raise IdTokenError("the id_token's signature does not verify with the provider's keys") from None
+        raise IdTokenError(
+            "the id_token's signature does not verify with the provider's keys"
+        ) from None
     claims = token.claims
     registry = jwt.JWTClaimsRegistry(
         leeway=CLOCK_SKEW,

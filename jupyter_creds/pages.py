@@ -1,6 +1,6 @@
-"""The callback page a person sees after the provider sends them back.
+"""The callback page a person sees when the provider sends them back.
 
-Self-contained (no third-party assets), strict CSP with a per-page nonce, every dynamic text escaped.
+Self-contained (no third-party assets), strict CSP with a per-page nonce, all dynamic text escaped.
 Its script tells the Jupyter tab(s) how the sign-in ended (DESIGN.md's message) and closes itself.
 """
 

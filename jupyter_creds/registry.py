@@ -1,4 +1,4 @@
-"""The live set of integrations: config + file, OIDC discovery, re-read on change, retried on failure."""
+"""The live set of integrations: config + file, OIDC discovery, re-read on change, retried."""
 
 from __future__ import annotations
 

@@ -149,7 +149,9 @@ class SignInFlow:
                 integration_id=integ.id,
             )
         if not code:
-            raise SignInError(f"{name}: the provider's answer has no code.", integration_id=integ.id)
+            raise SignInError(
+                f"{name}: the provider's answer has no code.", integration_id=integ.id
+            )
         try:
             token = await self.oauth.exchange_code(
                 integ,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from signin_driver import approve
 
 from jupyter_creds.demo import (
     ANALYTICS_ID,
@@ -20,7 +21,6 @@ from jupyter_creds.demo import (
     integrations_toml,
 )
 from jupyter_creds.provider import EmbeddedProvider
-from signin_driver import approve
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -86,8 +86,17 @@ def debug_logs() -> Iterator[_Collect]:
     """Every log line, at DEBUG, from the server, tornado, the extension and the root logger.
     (authlib and httpx2 stay at the WARNING level the extension sets: that is the invariant.)"""
     collect = _Collect()
-    names = ["", "ServerApp", "CredsApp", "tornado", "tornado.access", "tornado.application",
-             "tornado.general", "jupyter_creds", "jupyter_creds.provider"]
+    names = [
+        "",
+        "ServerApp",
+        "CredsApp",
+        "tornado",
+        "tornado.access",
+        "tornado.application",
+        "tornado.general",
+        "jupyter_creds",
+        "jupyter_creds.provider",
+    ]
     saved = []
     for name in names:
         logger = logging.getLogger(name)

@@ -10,7 +10,9 @@ async def start_kernel(jp_fetch, name: str = "python3") -> str:
     return json.loads(resp.body)["id"]
 
 
-async def run_code(jp_serverapp, kernel_id: str, code: str, timeout: float = 60) -> tuple[str, list[dict]]:
+async def run_code(
+    jp_serverapp, kernel_id: str, code: str, timeout: float = 60
+) -> tuple[str, list[dict]]:
     """Execute ``code``; return (stdout + display text, error outputs)."""
     km = jp_serverapp.kernel_manager.get_kernel(kernel_id)
     client = km.client()

@@ -43,7 +43,7 @@ async def approve(
     authorization_url: str,
     *,
     username: str = "demo",
-    password: str = "demo",
+    password: str = "demo",  # noqa: S107 (the demo account)
     decision: str = "approve",
 ) -> str:
     """Log in and answer the consent form. Returns the redirect URL (the callback, not fetched)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from conftest import ANALYTICS_ID
 
 ROUTES = [
@@ -53,7 +52,9 @@ async def test_cookie_post_without_xsrf_is_refused(browser, server_url, jp_serve
     assert accepted.status_code == 200, accepted.text
 
 
-async def test_kernel_secret_opens_the_credential_endpoints_only(browser, server_url, kernel_secret):
+async def test_kernel_secret_opens_the_credential_endpoints_only(
+    browser, server_url, kernel_secret
+):
     bearer = {"Authorization": f"Bearer {kernel_secret}"}
     ok = await browser.get(server_url + "api/creds/integrations", headers=bearer)
     assert ok.status_code == 200
@@ -68,9 +69,7 @@ async def test_kernel_secret_opens_the_credential_endpoints_only(browser, server
     assert started.status_code == 403
 
 
-@pytest.mark.parametrize(
-    "header", ["X-Forwarded-For", "X-Real-IP", "Forwarded"]
-)
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "X-Real-IP", "Forwarded"])
 async def test_kernel_secret_is_refused_through_a_proxy(browser, server_url, kernel_secret, header):
     resp = await browser.get(
         server_url + "api/creds/integrations",
@@ -81,12 +80,17 @@ async def test_kernel_secret_is_refused_through_a_proxy(browser, server_url, ker
 
 async def test_wrong_bearer_is_refused(browser, server_url, kernel_secret):
     resp = await browser.get(
-        server_url + "api/creds/integrations", headers={"Authorization": "Bearer nope" + kernel_secret}
+        server_url + "api/creds/integrations",
+        headers={"Authorization": "Bearer nope" + kernel_secret},
     )
     assert resp.status_code == 403
 
 
-async def test_kernels_started_by_the_server_get_url_and_secret(api, jp_fetch, kernel_secret, jp_http_port, jp_base_url):
+async def test_kernels_started_by_the_server_get_url_and_secret(
+    api, jp_fetch, kernel_secret, jp_http_port, jp_base_url
+):
     # The environment kernels inherit points at this server's creds API
-    assert os.environ["JUPYTER_CREDS_URL"] == f"http://127.0.0.1:{jp_http_port}{jp_base_url}api/creds/"
+    assert (
+        os.environ["JUPYTER_CREDS_URL"] == f"http://127.0.0.1:{jp_http_port}{jp_base_url}api/creds/"
+    )
     assert len(kernel_secret) >= 32

@@ -6,10 +6,10 @@ import asyncio
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
-
-import jupyter_creds.signin
 from conftest import ANALYTICS_ID
 from signin_driver import approve
+
+import jupyter_creds.signin
 
 
 def with_params(url: str, **changes: str | None) -> str:
@@ -95,11 +95,18 @@ async def test_iss_mismatch_or_missing_is_refused_before_the_token_request(
 
 
 async def test_provider_error_text_is_escaped(api, browser, creds_app):
-    code, data, _ = await api.call("POST", "integrations", ANALYTICS_ID, "signin")
+    _, data, _ = await api.call("POST", "integrations", ANALYTICS_ID, "signin")
     state = parse_qs(urlsplit(data["authorization_url"]).query)["state"][0]
-    callback = creds_app.redirect_uri() + "?" + urlencode(
-        {"state": state, "error": "access_denied<script>alert(1)</script>",
-         "error_description": "<img src=x onerror=alert(2)>"}
+    callback = (
+        creds_app.redirect_uri()
+        + "?"
+        + urlencode(
+            {
+                "state": state,
+                "error": "access_denied<script>alert(1)</script>",
+                "error_description": "<img src=x onerror=alert(2)>",
+            }
+        )
     )
     resp = await browser.get(callback)
     assert resp.status_code == 400
@@ -111,7 +118,7 @@ async def test_provider_error_text_is_escaped(api, browser, creds_app):
 
 
 async def test_user_denies_consent(api, browser, creds_app):
-    code, data, _ = await api.call("POST", "integrations", ANALYTICS_ID, "signin")
+    _, data, _ = await api.call("POST", "integrations", ANALYTICS_ID, "signin")
     callback = await approve(browser, data["authorization_url"], decision="deny")
     resp = await browser.get(callback)
     assert resp.status_code == 400

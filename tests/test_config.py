@@ -1,4 +1,4 @@
-"""Bad configuration shows up as `config_error` with a reason; the server and the rest keep working."""
+"""Bad configuration shows up as `config_error` with a reason; the server and the rest work."""
 
 from __future__ import annotations
 
@@ -10,20 +10,29 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import ANALYTICS_ID
+
 from jupyter_creds.demo import integrations_toml
 
-IDS = {name: str(uuid.uuid5(uuid.NAMESPACE_DNS, name)) for name in (
-    "no-client", "dup", "plain-http", "no-secret", "unreachable", "mismatch", "no-token-url"
-)}
+IDS = {
+    name: str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
+    for name in (
+        "no-client",
+        "dup",
+        "plain-http",
+        "no-secret",
+        "unreachable",
+        "mismatch",
+        "no-token-url",
+    )
+}
 
 
 def broken_entries(issuer: str) -> str:
     port = issuer.rsplit(":", 1)[1]
     return textwrap.dedent(f"""
         [[integration]]
-        id = "{IDS['no-client']}"
+        id = "{IDS["no-client"]}"
         name = "no-client"
         issuer = "{issuer}"
 
@@ -34,45 +43,45 @@ def broken_entries(issuer: str) -> str:
         issuer = "{issuer}"
 
         [[integration]]
-        id = "{IDS['dup']}"
+        id = "{IDS["dup"]}"
         name = "dup-one"
         client_id = "x"
         issuer = "{issuer}"
 
         [[integration]]
-        id = "{IDS['dup']}"
+        id = "{IDS["dup"]}"
         name = "dup-two"
         client_id = "y"
         issuer = "{issuer}"
 
         [[integration]]
-        id = "{IDS['plain-http']}"
+        id = "{IDS["plain-http"]}"
         name = "plain-http"
         client_id = "x"
         auth_url = "http://idp.example.com/authorize"
         token_url = "https://idp.example.com/token"
 
         [[integration]]
-        id = "{IDS['no-secret']}"
+        id = "{IDS["no-secret"]}"
         name = "no-secret"
         client_id = "x"
         issuer = "{issuer}"
         client_secret_env = "JUPYTER_CREDS_TEST_UNSET_SECRET"
 
         [[integration]]
-        id = "{IDS['unreachable']}"
+        id = "{IDS["unreachable"]}"
         name = "unreachable"
         client_id = "x"
         issuer = "http://127.0.0.1:9"
 
         [[integration]]
-        id = "{IDS['mismatch']}"
+        id = "{IDS["mismatch"]}"
         name = "mismatch"
         client_id = "x"
         issuer = "http://localhost:{port}"
 
         [[integration]]
-        id = "{IDS['no-token-url']}"
+        id = "{IDS["no-token-url"]}"
         name = "no-token-url"
         client_id = "x"
         auth_url = "https://idp.example.com/authorize"
@@ -120,9 +129,16 @@ async def test_each_config_error_has_its_reason_and_the_rest_works(api, sign_in,
 def test_validate_reports_the_same_reasons(integrations_file, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "jupyter_creds.cli", "validate", str(integrations_file)],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-             "JUPYTER_CREDS_DEMO_SECRET": "s3cret", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+            "JUPYTER_CREDS_DEMO_SECRET": "s3cret",
+            "HOME": str(tmp_path),
+        },
     )
     assert result.returncode == 1, result.stdout + result.stderr
     for phrase in EXPECTED.values():

@@ -38,14 +38,32 @@ class Demo:
 def demo(tmp_path: Path) -> Iterator[Demo]:
     port = free_port()
     log = tmp_path / "demo.log"
-    env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
     env.pop("JUPYTER_CREDS_DEMO_SECRET", None)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_creds.cli", "demo", "--no-browser", "--port", str(port),
-             f"--IdentityProvider.token={TOKEN}", "--allow-root", "--token-lifetime", "3"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "jupyter_creds.cli",
+                "demo",
+                "--no-browser",
+                "--port",
+                str(port),
+                f"--IdentityProvider.token={TOKEN}",
+                "--allow-root",
+                "--token-lifetime",
+                "3",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -53,7 +71,12 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         while time.monotonic() < deadline:
             assert proc.poll() is None, log.read_text()
             try:
-                if httpx2.get(url + "api/status", headers={"Authorization": f"token {TOKEN}"}, timeout=2).status_code == 200:
+                if (
+                    httpx2.get(
+                        url + "api/status", headers={"Authorization": f"token {TOKEN}"}, timeout=2
+                    ).status_code
+                    == 200
+                ):
                     break
             except httpx2.HTTPError:
                 pass
@@ -110,7 +133,8 @@ def test_demo_end_to_end_over_http(demo: Demo, api: httpx2.Client, person: httpx
     back = form_submit(person, str(consent.url), consent.text, {"decision": "approve"})
     assert back.status_code == 302
     page = person.get(back.headers["location"])
-    assert page.status_code == 200 and "Signed in to Demo Analytics" in page.text
+    assert page.status_code == 200
+    assert "Signed in to Demo Analytics" in page.text
 
     # the same callback again: refused
     assert person.get(back.headers["location"]).status_code == 400
@@ -120,7 +144,12 @@ def test_demo_end_to_end_over_http(demo: Demo, api: httpx2.Client, person: httpx
     creds = api.get("credentials", params={"audience": ANALYTICS_ID})
     assert creds.status_code == 200
     token = creds.json()["access_token"]
-    assert person.get(demo.issuer + "/userinfo", headers={"Authorization": f"Bearer {token}"}).json()["sub"] == "demo-user"
+    assert (
+        person.get(demo.issuer + "/userinfo", headers={"Authorization": f"Bearer {token}"}).json()[
+            "sub"
+        ]
+        == "demo-user"
+    )
 
     # bad ids
     assert api.get("integrations/not-a-guid").json()["reason"] == "bad_request"

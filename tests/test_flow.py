@@ -7,8 +7,8 @@ import os
 import time
 
 import httpx2
-
 from conftest import ANALYTICS_ID, BROKEN_ID, WAREHOUSE_ID
+
 from jupyter_creds.demo import SECRET_ENV
 
 

@@ -7,6 +7,7 @@ import os
 import time
 
 from conftest import ANALYTICS_ID
+
 from jupyter_creds.demo import SECRET_ENV
 
 

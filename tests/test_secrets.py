@@ -10,11 +10,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.fernet import Fernet
-
 from conftest import ANALYTICS_ID, SENTINEL_SECRET, WAREHOUSE_ID
-from jupyter_creds.store import StoredTokens, TokenStore
+from cryptography.fernet import Fernet
 from signin_driver import approve
+
+from jupyter_creds.store import StoredTokens, TokenStore
 
 
 async def test_logs_and_answers_hold_no_secret(debug_logs, api, browser, provider, creds_app):
@@ -24,7 +24,7 @@ async def test_logs_and_answers_hold_no_secret(debug_logs, api, browser, provide
 
     # a full sign-in, keeping every code and state the provider handed out
     for integration in (ANALYTICS_ID, WAREHOUSE_ID):
-        code, data, raw = await api.call("POST", "integrations", integration, "signin")
+        _, data, _ = await api.call("POST", "integrations", integration, "signin")
         pending = list(creds_app.signin._pending.values())
         planted += [p.code_verifier for p in pending] + [p.nonce for p in pending]
         callback = await approve(browser, data["authorization_url"])
@@ -45,14 +45,15 @@ async def test_logs_and_answers_hold_no_secret(debug_logs, api, browser, provide
     second = creds_app.store.get(ANALYTICS_ID)
     planted += [second.access_token, second.refresh_token]
     for path in ("integrations", f"integrations/{ANALYTICS_ID}"):
-        code, data, raw = await api.call("GET", *path.split("/"))
+        _, _, raw = await api.call("GET", *path.split("/"))
         answers.append(raw.body.decode())
     assert await api.sign_out(ANALYTICS_ID) == 204
     await creds_app.credentials.drain()
 
     assert len(debug_logs.lines) > 20  # we did capture the server's logging
     for value in planted:
-        assert value and value not in debug_logs.text, "a secret reached the logs"
+        assert value
+        assert value not in debug_logs.text, "a secret reached the logs"
     for text in answers:
         for value in planted:
             assert value not in text, "a secret reached an answer"
