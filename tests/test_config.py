@@ -189,3 +189,47 @@ async def test_failed_discovery_is_retried(late_integrations, api, late_port, jp
             if rows["analytics"]["status"] != "config_error":
                 break
     assert rows["analytics"]["status"] == "not_signed_in", rows["analytics"]
+
+
+@pytest.fixture
+def config_integration(creds_config: dict, provider) -> str:
+    """An integration given in Jupyter config (traitlets) rather than in the file."""
+    integration_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, "from-traitlets"))
+    creds_config["integrations"] = [
+        {
+            "id": integration_id,
+            "name": "from-config",
+            "display_name": "From Jupyter config",
+            "issuer": provider.issuer,
+            "client_id": "demo-warehouse",
+            "scopes": ["openid", "offline_access"],
+        }
+    ]
+    return integration_id
+
+
+async def test_integrations_from_traitlets_config_work_too(config_integration, api, sign_in):
+    rows = await api.integrations()
+    assert rows[config_integration]["display_name"] == "From Jupyter config"
+    assert rows[config_integration]["status"] == "not_signed_in"
+    assert rows[config_integration]["token_url"].endswith("/token")  # from discovery
+    assert (await sign_in(config_integration)).status_code == 200
+    assert (await api.integrations())[config_integration]["status"] == "authenticated"
+
+
+def test_list_prints_the_configured_integrations(integrations_file, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_creds.cli", "list", str(integrations_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("analytics", "warehouse", "legacy-crm", "no-client"):
+        assert name in result.stdout
