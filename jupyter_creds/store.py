@@ -7,10 +7,9 @@ Why it is built this way:
   write is one ``BEGIN IMMEDIATE ... COMMIT``: a process killed mid-write leaves a hot journal the
   next reader rolls back, so the file holds the old state or the new one, never a mix.
 - Access and refresh token are one Fernet ciphertext whose plaintext also names the integration:
-  the pair is never torn apart, and a ciphertext copied to another row does not decrypt as that
-  integration's. Ciphertexts sit in their own table; what a listing needs (expiry, account, the id
-  of the encrypting key) is in clear in small rows, so ``summaries()`` reads a few pages and never
-  decrypts.
+  the pair is never torn apart, nor read as another integration's. Ciphertexts have their own
+  table; what a listing needs (expiry, account, encrypting key's id) is in clear in small rows, so
+  ``summaries()`` reads a few pages and never decrypts.
 - ``generation`` grows on every save and survives sign-outs (a tombstone row keeps it), so a
   refresh that raced a sign-out, or a sign-out and a new sign-in, loses its ``if_generation`` save.
 - One connection behind a lock: the event loop calls in, where connecting would cost more than
@@ -48,13 +47,13 @@ _LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StoredTokens:
     """One integration's tokens. ``repr`` hides the secrets so a stray log line cannot leak them."""
 
     integration_id: str
     access_token: str = field(repr=False)
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 (a token type, not a secret)
     refresh_token: str | None = field(default=None, repr=False)
     scope: str | None = None
     expires_at: float | None = None  # epoch seconds; None: the provider sent no expires_in
@@ -63,7 +62,7 @@ class StoredTokens:
     generation: int = 0  # set by the store; grows on every save of this integration
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TokenSummary:
     """What a listing of integrations needs, read without decrypting anything."""
 
@@ -79,24 +78,19 @@ class StoreError(Exception):
     """The store could not do what was asked; the message is written for people."""
 
 
-# SQLite primary result codes -> what a person should read.
+# SQLite codes -> words for people: FULL 13 (ENOSPC), IOERR_WRITE 778 (EDQUOT, EFBIG...), IOERR 10,
+# READONLY 8, BUSY 5, LOCKED 6, CANTOPEN 14, CORRUPT 11, NOTADB 26.
 _LOCKED = f"another process kept the store locked for more than {BUSY_TIMEOUT:g} s"
 _DAMAGED = "the store file is damaged"
-_WHY = {
-    13: "the disk is full",  # SQLITE_FULL
-    10: "the disk could not be written or read (disk full, file size limit, I/O error)",  # IOERR
-    8: "the store file is read-only",  # SQLITE_READONLY
-    5: _LOCKED,  # SQLITE_BUSY
-    6: _LOCKED,  # SQLITE_LOCKED
-    14: "the store file cannot be opened",  # SQLITE_CANTOPEN
-    11: _DAMAGED,  # SQLITE_CORRUPT
-    26: _DAMAGED,  # SQLITE_NOTADB
-}
+_WHY = {13: "the disk is full", 8: "the store file is read-only", 5: _LOCKED, 6: _LOCKED}
+_WHY |= {778: "the disk refused the write (full, over quota, or a file size limit reached)"}
+_WHY |= {10: "the disk could not be read or written (I/O error)", 14: "the store cannot be opened"}
+_WHY |= {11: _DAMAGED, 26: _DAMAGED}
 
 
 def _why(exc: sqlite3.Error) -> str:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return _WHY.get(-1 if code is None else code & 0xFF, "unexpected database error")
+    code = getattr(exc, "sqlite_errorcode", None) or -1
+    return _WHY.get(code) or _WHY.get(code & 0xFF, "unexpected database error")
 
 
 _SCHEMA = (
@@ -110,13 +104,9 @@ _SCHEMA = (
     "CREATE TABLE secrets (integration_id TEXT PRIMARY KEY REFERENCES tokens,"
     " secret TEXT NOT NULL)",
 )
-_UPSERT = """INSERT INTO tokens (integration_id, generation, key_id, has_refresh_token, token_type,
-    scope, expires_at, obtained_at, account, reason, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (integration_id) DO UPDATE SET
-    generation = excluded.generation, key_id = excluded.key_id,
-    has_refresh_token = excluded.has_refresh_token, token_type = excluded.token_type,
-    scope = excluded.scope, expires_at = excluded.expires_at, obtained_at = excluded.obtained_at,
-    account = excluded.account, reason = NULL, updated_at = excluded.updated_at"""
+_UPSERT = (
+    "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"  # schema order
+)
 _TOMBSTONE = """INSERT INTO tokens (integration_id, generation, reason, updated_at)
 VALUES (?, 0, ?, ?) ON CONFLICT (integration_id) DO UPDATE SET key_id = NULL,
     has_refresh_token = 0, token_type = NULL, scope = NULL, expires_at = NULL, obtained_at = NULL,
@@ -124,6 +114,7 @@ VALUES (?, 0, ?, ?) ON CONFLICT (integration_id) DO UPDATE SET key_id = NULL,
 _ROW = """SELECT t.generation, s.secret, t.token_type, t.scope, t.expires_at, t.obtained_at,
     t.account FROM tokens AS t JOIN secrets AS s USING (integration_id)
 WHERE t.integration_id = ? AND t.key_id IS NOT NULL"""
+_GENERATION = "SELECT generation, key_id IS NOT NULL FROM tokens WHERE integration_id = ?"
 _LIST = """SELECT integration_id, key_id, expires_at, has_refresh_token, account, reason
 FROM tokens WHERE key_id IS NOT NULL OR reason IS NOT NULL"""
 
@@ -167,24 +158,28 @@ class TokenStore:
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
+            problem: str | None = "interrupted"
             try:
                 problem = self._prepare(conn)
             except sqlite3.DatabaseError as exc:
-                if _why(exc) != _DAMAGED:
-                    conn.close()
+                problem = str(exc)
+                if _why(exc) != _DAMAGED:  # locked, unreadable...: not a reason to discard it
                     raise StoreError(
                         f"could not open the token store: {_why(exc)} ({self.path}: {exc})"
                     ) from exc
-                problem = str(exc)
-            except BaseException:
-                conn.close()
-                raise
+            finally:
+                if problem is not None:
+                    conn.close()
             if problem is None:
                 return conn
-            conn.close()
             if attempt == 2:
                 raise StoreError(f"could not create a token store at {self.path}: {problem}")
-            self._set_aside(problem)
+            aside = move_aside(self.path, "corrupt")
+            self._log.warning(
+                "jupyter_creds: the token store %s is damaged or not a token store (%s); moved it "
+                "to %s and started an empty one: users must sign in to their integrations again",
+                *(self.path, problem, aside),
+            )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _prepare(self, conn: sqlite3.Connection) -> str | None:
@@ -220,14 +215,6 @@ class TokenStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
         return None
-
-    def _set_aside(self, problem: str) -> None:
-        aside = move_aside(self.path, "corrupt")
-        self._log.warning(
-            "jupyter_creds: the token store %s is damaged or not a token store (%s); moved it to "
-            "%s and started an empty one: users must sign in to their integrations again",
-            *(self.path, problem, aside),
-        )
 
     def _run(self, doing: str, work: Callable[[sqlite3.Connection], _T], *, writes: bool) -> _T:
         """Run ``work`` under the connection guard; SQLite errors become a StoreError."""
@@ -309,10 +296,8 @@ class TokenStore:
         reason.
         """
         t = tokens
-        if not (isinstance(t.integration_id, str) and t.integration_id):
-            raise ValueError("StoredTokens.integration_id must be a non-empty string")
-        if not (isinstance(t.access_token, str) and t.access_token):
-            raise ValueError("StoredTokens.access_token must be a non-empty string")
+        if not all(isinstance(v, str) and v for v in (t.integration_id, t.access_token)):
+            raise ValueError("StoredTokens needs a non-empty integration_id and access_token")
         if not isinstance(t.refresh_token, str | None):
             raise ValueError("StoredTokens.refresh_token must be a string or None")
         plain = json.dumps({"i": t.integration_id, "a": t.access_token, "r": t.refresh_token})
@@ -320,20 +305,14 @@ class TokenStore:
 
         def write(conn: sqlite3.Connection) -> int | None:
             conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT generation, key_id IS NOT NULL FROM tokens WHERE integration_id = ?",
-                (t.integration_id,),
-            ).fetchone()
+            row = conn.execute(_GENERATION, (t.integration_id,)).fetchone()
             if if_generation is not None and (row is None or not row[1] or row[0] != if_generation):
                 return None  # _run rolls back
             generation = (row[0] if row else 0) + 1
-            conn.execute(
-                _UPSERT,
-                (
-                    t.integration_id, generation, self._key_id, int(t.refresh_token is not None),
-                    t.token_type, t.scope, t.expires_at, t.obtained_at, t.account, time.time(),
-                ),
-            )  # fmt: skip
+            conn.execute(_UPSERT, (
+                t.integration_id, generation, self._key_id, int(t.refresh_token is not None),
+                t.token_type, t.scope, t.expires_at, t.obtained_at, t.account, time.time(),
+            ))  # fmt: skip
             conn.execute("INSERT OR REPLACE INTO secrets VALUES (?, ?)", (t.integration_id, secret))
             conn.execute("COMMIT")
             return generation
@@ -352,13 +331,8 @@ class TokenStore:
             row = conn.execute(_ROW, (integration_id,)).fetchone()
             if if_generation is not None and (row is None or row[0] != if_generation):
                 return False, None  # _run rolls back
-            if row is not None or reason is not None:
-                conn.execute(_TOMBSTONE, (integration_id, reason, time.time()))
-                conn.execute("DELETE FROM secrets WHERE integration_id = ?", (integration_id,))
-            else:  # nothing stored: only forget an old sign-in-again reason
-                conn.execute(
-                    "UPDATE tokens SET reason = NULL WHERE integration_id = ?", (integration_id,)
-                )
+            conn.execute(_TOMBSTONE, (integration_id, reason, time.time()))
+            conn.execute("DELETE FROM secrets WHERE integration_id = ?", (integration_id,))
             conn.execute("COMMIT")
             return True, row
 
@@ -390,7 +364,9 @@ class TokenStore:
         def write(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
             rotated = []
-            for integration_id, secret in conn.execute("SELECT * FROM secrets").fetchall():
+            for integration_id, secret in conn.execute(
+                "SELECT integration_id, secret FROM secrets"
+            ).fetchall():
                 try:
                     rotated.append((self._fernet.rotate(secret.encode()).decode(), integration_id))
                 except InvalidToken:
