@@ -102,20 +102,24 @@ class CredentialsAuth(*_library_bases()):  # type: ignore[misc]
 
     # httpx2 and httpx: both flows are overridden so that the async one can await.
     def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
+        """httpx2/httpx hook: set the header, send, and drop the cached token on a 401."""
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
         response = yield request
         self._check(response.status_code)
 
     def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
+        """httpx2/httpx hook of sync clients: :meth:`auth_flow`."""
         return self.auth_flow(request)
 
     async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+        """httpx2/httpx hook of async clients: like :meth:`auth_flow`, without blocking."""
         request.headers["Authorization"] = f"Bearer {await self.aaccess_token()}"
         response = yield request
         self._check(response.status_code)
 
     # requests (and any library that calls its auth with the request).
     def __call__(self, request: Any) -> Any:
+        """requests hook: set the header on the prepared request."""
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
         if hasattr(request, "register_hook"):
             request.register_hook("response", self._on_requests_response)

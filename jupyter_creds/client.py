@@ -365,7 +365,7 @@ class Integrations:
             name: a regular expression searched in the integration's name (``re.search``): use
                 ``^`` and ``$`` for an exact match, e.g. ``"^snowflake$"``.
             display_name: a regular expression searched in the display name.
-            guid: the integration's id, exactly.
+            guid: the integration's id (GUIDs compare without regard to case).
             authenticated: ``True`` for integrations you are signed in to, ``False`` for the others.
 
         Example::
@@ -381,7 +381,7 @@ class Integrations:
                 display_name, str(integration.get("display_name") or "")
             ):
                 continue
-            if guid is not None and integration["guid"] != guid:
+            if guid is not None and str(integration["guid"]).lower() != guid.lower():
                 continue
             if authenticated is not None and integration["authenticated"] != authenticated:
                 continue

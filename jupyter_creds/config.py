@@ -97,7 +97,7 @@ class Integration:
 
 
 def is_guid(value: object) -> bool:
-    return isinstance(value, str) and bool(GUID_RE.match(value))
+    return isinstance(value, str) and bool(GUID_RE.fullmatch(value))
 
 
 def is_loopback_host(host: str | None) -> bool:

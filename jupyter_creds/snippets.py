@@ -11,18 +11,16 @@ reads ``JUPYTER_CREDS_URL`` and ``JUPYTER_CREDS_TOKEN`` like the Python client, 
 
 from __future__ import annotations
 
-import re
-
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer, SLexer
+
+from .config import is_guid
 
 __all__ = ["LANGUAGES", "render_snippet", "snippet_code"]
 
 LANGUAGES = ("python", "r")
 
-# The id goes into code: only a GUID is accepted, so nothing but hex digits and dashes can.
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 _PYTHON = """\
 from jupyter_creds import Client
@@ -79,7 +77,8 @@ def snippet_code(integration_id: str, language: str) -> str:
         raise ValueError(
             f"Unknown snippet language {language!r}: use one of {', '.join(LANGUAGES)}."
         )
-    if not isinstance(integration_id, str) or not _GUID.fullmatch(integration_id):
+    # The id goes into code: only a GUID is accepted, so nothing but hex digits and dashes can.
+    if not is_guid(integration_id):
         raise ValueError(f"Integration id must be a GUID, got {integration_id!r}.")
     return _TEMPLATES[language].format(integration_id=integration_id)
 

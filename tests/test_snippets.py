@@ -6,6 +6,7 @@ Running them against a server is in test_client_unit.py (fake server) and the ke
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 
 import pytest
@@ -45,8 +46,7 @@ def test_r_snippet_parses_and_uses_only_jsonlite_and_curl() -> None:
     assert run.returncode == 0, run.stderr
     assert "library(" not in code
     assert "rstudioapi" not in code
-    namespaces = {word.split("::")[0] for word in code.split() if "::" in word}
-    assert {n.rsplit("(", 1)[-1] for n in namespaces} == {"curl", "jsonlite"}
+    assert set(re.findall(r"(\w+)::", code)) == {"curl", "jsonlite"}
     assert f"credentials?audience={GUID}" in code
     assert "access_token <- credentials$access_token" in code
 
