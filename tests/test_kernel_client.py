@@ -1,4 +1,4 @@
-"""The served snippets run for real: Python and R kernels started by the server, the real provider."""
+"""The served snippets run for real: Python and R kernels started by the server, real OAuth."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx2
 import pytest
 import requests
-from jupyter_client.kernelspec import KernelSpecManager
-
 from conftest import ANALYTICS_ID
-from jupyter_creds import Client
+from jupyter_client.kernelspec import KernelSpecManager
 from kernels import run_code, start_kernel
+
+from jupyter_creds import Client
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 CACHE_TTL = 1.0
@@ -49,7 +49,8 @@ print("sub:", httpx2.get({issuer!r} + "/userinfo",
 R_USERINFO = """
 h <- curl::new_handle()
 curl::handle_setheaders(h, Authorization = paste("Bearer", access_token))
-info <- jsonlite::fromJSON(rawToChar(curl::curl_fetch_memory("{issuer}/userinfo", handle = h)$content))
+answer <- curl::curl_fetch_memory("{issuer}/userinfo", handle = h)
+info <- jsonlite::fromJSON(rawToChar(answer$content))
 cat("sub:", info$sub, "\\n")
 """
 
