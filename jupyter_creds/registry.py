@@ -168,6 +168,10 @@ class IntegrationRegistry:
                 if e.status == 404:
                     continue
                 break
+            except Exception as e:  # a bug or an odd URL must not take every request down
+                self.log.exception("jupyter_creds: discovery of %s failed unexpectedly", issuer)
+                last = f"discovery failed: {url}: {type(e).__name__}"
+                break
             found = str(metadata.get("issuer", "")).rstrip("/")
             if found != issuer:
                 return (
