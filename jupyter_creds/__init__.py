@@ -32,6 +32,13 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'jupyter_creds' has no attribute {name!r}") from None
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_creds``: register the ``%credentials`` magic."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
+
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .app import CredsApp
 

@@ -12,7 +12,7 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
-from traitlets import Dict, Float, List, Unicode, default
+from traitlets import Bool, Dict, Float, List, Unicode, default
 
 from ._version import __version__
 from .handlers import route_table
@@ -76,6 +76,13 @@ class CredsApp(ExtensionApp):
         is generated next to the store, with a warning.""",
     )
     key_file = Unicode(config=True, help="Generated key file. Default: next to the store.")
+    allow_shared_access = Bool(
+        False,
+        config=True,
+        help="""Under JupyterHub, let everyone who may use this server (admins, users it is shared
+        with) use its credential endpoints too, that is, read and use the owner's tokens. Off by
+        default: only the server's owner ($JUPYTERHUB_USER) and the owner's kernels may.""",
+    )
 
     @default("store_path")
     def _default_store_path(self) -> str:
@@ -109,6 +116,8 @@ class CredsApp(ExtensionApp):
     def initialize_settings(self) -> None:
         self.services = self.build_services()
         self.settings["jupyter_creds"] = self.services
+        self.settings["jupyter_creds_hub_owner"] = os.environ.get("JUPYTERHUB_USER") or None
+        self.settings["jupyter_creds_allow_shared_access"] = self.allow_shared_access
         self._saved_env = {k: os.environ.get(k) for k in (KERNEL_URL_ENV, KERNEL_TOKEN_ENV)}
         self._publish_kernel_env()
         # The port is final only once the server is bound: publish again when the loop runs.

@@ -1,7 +1,7 @@
 """Valid access tokens on demand: status, refresh (one in flight per integration) and sign-out.
 
 Refresh order, and why:
-1. an asyncio lock per integration: concurrent callers in this server share one refresh;
+1. one refresh task per integration: concurrent callers in this server await the same one;
 2. a ``flock`` on a lock file, taken in a worker thread (never awaited on the event loop): other
    server processes sharing the store wait too;
 3. the store is re-read under both locks: whoever waited finds the new tokens and makes no request;
@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from .config import Integration
@@ -59,7 +59,7 @@ class CredentialService:
         self.oauth = oauth
         self.log = log
         self.leeway = leeway
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._flights: dict[str, asyncio.Future[StoredTokens]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- status ----------------------------------------------------------------------------------
@@ -126,33 +126,67 @@ class CredentialService:
         tokens = self.store.get(integ.id)
         if tokens is not None and self._fresh(tokens, time.time()):
             return tokens
-        async with self._locks[integ.id]:
-            tokens = self.store.get(integ.id)
-            if tokens is None:
-                raise self._not_signed_in(integ)
-            if self._fresh(tokens, time.time()):
-                return tokens
-            if not tokens.refresh_token:
-                return self._without_refresh(integ, tokens)
-            lock = self.store.refresh_lock(integ.id)
-            loop = asyncio.get_running_loop()
-            if not await loop.run_in_executor(None, lock.acquire, LOCK_TIMEOUT):
-                return self._serve_or_fail(
-                    integ, tokens, "another Jupyter process is refreshing this token; try again"
-                )
-            try:
-                return await self._refresh_locked(integ)
-            finally:
-                lock.release()
+        # One refresh per integration at a time: callers arriving meanwhile await the same one,
+        # and are all answered when it ends (not handed a lock one loop turn after another). It
+        # runs as its own task, so a caller that goes away does not cancel it halfway.
+        flight = self._flights.get(integ.id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._refresh_if_needed(integ))
+            self._flights[integ.id] = flight
+            flight.add_done_callback(partial(self._landed, integ.id))
+        return await asyncio.shield(flight)
+
+    def _landed(self, integration_id: str, flight: asyncio.Future[StoredTokens]) -> None:
+        if self._flights.get(integration_id) is flight:
+            del self._flights[integration_id]
+        if not flight.cancelled():
+            flight.exception()  # its callers got it; nothing to report if none is left
+
+    async def _refresh_if_needed(self, integ: Integration) -> StoredTokens:
+        tokens = self.store.get(integ.id)
+        if tokens is None:
+            raise self._not_signed_in(integ)
+        if self._fresh(tokens, time.time()):
+            return tokens
+        if not tokens.refresh_token:
+            return self._without_refresh(integ, tokens)
+        lock = self.store.refresh_lock(integ.id)
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, lock.acquire, LOCK_TIMEOUT):
+            return self._serve_or_fail(
+                integ, tokens, "another Jupyter process is refreshing this token; try again"
+            )
+        try:
+            return await self._refresh_locked(integ)
+        finally:
+            lock.release()
 
     def _without_refresh(self, integ: Integration, tokens: StoredTokens) -> StoredTokens:
         if tokens.expires_at is not None and tokens.expires_at <= time.time():
-            self.store.mark_signed_out(
-                integ.id,
+            return self._end_session(
+                integ,
+                tokens,
                 "the access token expired and the provider gave no refresh token: sign in again",
             )
-            raise self._not_signed_in(integ)
         return tokens  # inside the leeway but still valid: nothing better to offer
+
+    def _end_session(self, integ: Integration, tokens: StoredTokens, reason: str) -> StoredTokens:
+        """Sign out with ``reason``, unless the store moved on since ``tokens`` were read.
+
+        A sign-in (here or in another server sharing the store) or another process's refresh
+        may have replaced them while we talked to the provider: the store is read again and its
+        newer tokens are the answer; a failure about the old ones must not erase them.
+        """
+        if self.store.mark_signed_out(integ.id, reason, if_generation=tokens.generation):
+            raise CredentialsError(409, "reauth_required", f"{integ.display_name}: {reason}")
+        return self._current(integ)
+
+    def _current(self, integ: Integration) -> StoredTokens:
+        """What the store holds now, if still valid; else the reason to sign in."""
+        current = self.store.get(integ.id)
+        if current is not None and (current.expires_at is None or current.expires_at > time.time()):
+            return current
+        raise self._not_signed_in(integ)
 
     def _serve_or_fail(
         self, integ: Integration, tokens: StoredTokens, problem: str
@@ -173,22 +207,17 @@ class CredentialService:
         try:
             answer = await self.oauth.refresh(integ, tokens.refresh_token)
         except InvalidGrant as e:
-            reason = f"the provider ended the session ({e}): sign in again"
-            if self.store.get(integ.id) == tokens:  # not replaced meanwhile
-                self.store.mark_signed_out(integ.id, reason)
             self.log.info("jupyter_creds: %s: refresh refused (invalid_grant)", integ.display_name)
-            raise CredentialsError(
-                409, "reauth_required", f"{integ.display_name}: {reason}"
-            ) from None
+            return self._end_session(
+                integ, tokens, f"the provider ended the session ({e}): sign in again"
+            )
         except ProviderFailure as e:
             if not e.answered:
                 # The provider may have rotated the refresh token and we lost the new one: using
                 # the old one again would look like token theft to it. Ask for a new sign-in.
-                reason = f"{e}; the session can't be resumed safely: sign in again"
-                self.store.mark_signed_out(integ.id, reason)
-                raise CredentialsError(
-                    409, "reauth_required", f"{integ.display_name}: {reason}"
-                ) from None
+                return self._end_session(
+                    integ, tokens, f"{e}; the session can't be resumed safely: sign in again"
+                )
             return self._serve_or_fail(integ, tokens, str(e))
         now = time.time()
         new = replace(
@@ -206,10 +235,13 @@ class CredentialService:
         except StoreError as e:
             raise CredentialsError(500, "store_error", str(e)) from None
         if saved is None:
-            # Signed out (or signed in again) while we refreshed: don't bring these tokens back.
-            if new.refresh_token != tokens.refresh_token and new.refresh_token:
-                self._spawn(self.oauth.revoke(integ, new.refresh_token))
-            raise self._not_signed_in(integ)
+            # Signed out, or signed in again, while we refreshed: these tokens must not come back.
+            if self.store.get(integ.id) is None and new.refresh_token != tokens.refresh_token:
+                # Nobody holds this rotated refresh token now: end it at the provider too. (Not
+                # after a new sign-in: some providers end all of a user's sessions with a client
+                # on any revocation, the new one included.)
+                self._spawn(self.oauth.revoke(integ, str(new.refresh_token)))
+            return self._current(integ)
         self.log.info("jupyter_creds: refreshed the access token for %s", integ.display_name)
         return saved
 
@@ -234,6 +266,8 @@ class CredentialService:
         task.add_done_callback(self._background.discard)
 
     async def drain(self) -> None:
-        """Wait for background revocations (tests and shutdown)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        """Wait for refreshes in flight and background revocations (tests and shutdown): a
+        refresh cut short after the provider rotated the refresh token would lose the new one."""
+        while self._background or self._flights:
+            pending = [*self._background, *self._flights.values()]
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -23,6 +23,7 @@ from .credentials import CredentialsError
 from .services import CredsServices
 from .signin import SignInError
 from .snippets import LANGUAGES, render_snippet
+from .store import StoreError
 
 AUTH_RESOURCE_INTEGRATIONS = "jupyter_creds:integrations"
 AUTH_RESOURCE_CREDENTIALS = "jupyter_creds:credentials"
@@ -69,11 +70,32 @@ class _KernelIdentity:
         return self._is_kernel(handler) or self._inner.is_token_authenticated(handler)
 
 
-class _KernelAuthorizer:
-    """The kernel may use the credential endpoints; everyone else goes through the server's."""
+def is_server_owner(user: Any, hub_owner: str | None) -> bool:
+    """Whether ``user`` owns this server, so that its credentials are theirs to use.
 
-    def __init__(self, inner: Any):
+    Under JupyterHub, the Hub's identity provider says who is asking (a ``JupyterHubUser``
+    carrying the Hub's model as ``hub_user``) and the Hub told the server whose it is
+    (``$JUPYTERHUB_USER``, given here as ``hub_owner``): only that user qualifies. An admin, a
+    user the owner shared the server with, or a service (even one with the owner's name) can
+    reach the server but is not its owner. Without JupyterHub, a single-user server has one
+    credential, its token or password, and whoever presents it is the owner.
+    """
+    hub_user = getattr(user, "hub_user", None)
+    if not isinstance(hub_user, dict):
+        return True
+    is_a_user = hub_user.get("kind", "user") == "user"
+    return bool(hub_owner) and is_a_user and hub_user.get("name") == hub_owner
+
+
+class _KernelAuthorizer:
+    """The kernel may use the credential endpoints; other users only if they own the server (or
+    the administrator allowed shared access), and then as the server's own authorizer says."""
+
+    def __init__(self, inner: Any, *, hub_owner: str | None, allow_shared: bool, log: Any):
         self._inner = inner
+        self._hub_owner = hub_owner
+        self._allow_shared = allow_shared
+        self._log = log
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -81,6 +103,17 @@ class _KernelAuthorizer:
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> Any:
         if user is KERNEL_USER:
             return resource.startswith("jupyter_creds:")
+        if resource.startswith("jupyter_creds:") and not (
+            self._allow_shared or is_server_owner(user, self._hub_owner)
+        ):
+            self._log.warning(
+                "jupyter_creds: refused %s to %r: the credentials belong to %r, who owns this "
+                "server (CredsApp.allow_shared_access is off)",
+                resource,
+                getattr(user, "username", None),
+                self._hub_owner,
+            )
+            return False
         return self._inner.is_authorized(handler, user, action, resource)
 
 
@@ -97,7 +130,12 @@ class CredsAPIHandler(APIHandler):
 
     @property
     def authorizer(self) -> Any:
-        return _KernelAuthorizer(super().authorizer)
+        return _KernelAuthorizer(
+            super().authorizer,
+            hub_owner=self.settings.get("jupyter_creds_hub_owner"),
+            allow_shared=bool(self.settings.get("jupyter_creds_allow_shared_access")),
+            log=self.log,
+        )
 
     async def integration(self, integration_id: str):
         if not is_guid(integration_id):
@@ -128,8 +166,22 @@ class CredsAPIHandler(APIHandler):
             self.log.warning(
                 "%d %s: %s", value.status_code, self._request_summary(), value.log_message
             )
+        elif isinstance(value, StoreError):  # its text says what is wrong; no traceback needed
+            self.log.error("500 %s: %s", self._request_summary(), value)
         else:
             super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # The store failing (damaged, locked, unreadable disk) is an answer with a reason, not
+        # jupyter_server's "Unhandled error" with a traceback.
+        error = (kwargs.get("exc_info") or (None, None, None))[1]
+        if isinstance(error, StoreError):
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(
+                json.dumps({"message": f"The token store failed: {error}", "reason": "store_error"})
+            )
+            return
+        super().write_error(status_code, **kwargs)
 
 
 class IntegrationsHandler(CredsAPIHandler):
@@ -253,6 +305,24 @@ class CallbackHandler(JupyterHandler):
             200,
             pages.signin_succeeded(
                 result.integration.display_name, result.account, result.integration.id
+            ),
+        )
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # tornado's version logs the request URI, whose query holds the code and the state.
+        if isinstance(value, web.HTTPError):
+            self.log.warning("%d %s %s", value.status_code, self.request.method, self.request.path)
+        else:
+            self.log.error("the sign-in callback failed", exc_info=(typ, value, tb))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # Whatever went wrong, the person sees our page (escaped, no third-party assets).
+        self._page(
+            status_code,
+            pages.signin_failed(
+                "Something went wrong while completing the sign-in. Start it again from Jupyter; "
+                "if it keeps failing, the Jupyter server's log says more.",
+                integration_id=None,
             ),
         )
 

@@ -26,6 +26,7 @@ for _name in ("authlib", "httpx2", "httpcore2", "httpx", "httpcore"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_DELAY = 2.0  # seconds; a provider asking for a longer pause is not retried in-request
 
 
 class ProviderFailure(Exception):
@@ -69,6 +70,8 @@ class OAuthClient:
                 code_challenge_method="S256",
                 timeout=self.timeout,
             )
+            for hook in ("access_token_response", "refresh_token_response"):
+                client.register_compliance_hook(hook, _rate_limit_is_an_http_error)
             self._clients[key] = client
         return client
 
@@ -144,6 +147,10 @@ class OAuthClient:
                 )
                 retry_after = None
             except httpx2.TimeoutException:
+                # Not retried, and not treated as a lost answer: a provider that is slow is far
+                # more common than one that acted and then went silent, and signing everyone out
+                # whenever it is slow would be worse. If it did rotate the refresh token, the
+                # next refresh gets invalid_grant, and the user is asked to sign in again.
                 raise ProviderFailure(
                     f"{integ.display_name}: the provider did not answer within {self.timeout:g} s",
                 ) from None
@@ -163,9 +170,9 @@ class OAuthClient:
                 return token
             if failure.status is not None and failure.status not in RETRYABLE_STATUS:
                 raise failure
-            if attempt == self.retries:
+            if attempt == self.retries or (retry_after or 0.0) > MAX_RETRY_DELAY:
                 raise failure
-            delay = min(retry_after if retry_after is not None else 0.25 * 2**attempt, 2.0)
+            delay = retry_after if retry_after is not None else 0.25 * 2**attempt
             self.log.info("jupyter_creds: %s; retrying in %.2f s", failure, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
@@ -220,6 +227,13 @@ class OAuthClient:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+
+
+def _rate_limit_is_an_http_error(resp: httpx2.Response) -> httpx2.Response:
+    """authlib reads a 429 whose body is an OAuth error JSON as a refusal; it is "try later"."""
+    if resp.status_code == 429:
+        resp.raise_for_status()
+    return resp
 
 
 def _retry_after(resp: httpx2.Response) -> float | None:

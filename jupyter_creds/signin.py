@@ -136,7 +136,9 @@ class SignInFlow:
             )
         # RFC 9207: reject a response from another issuer (mix-up attack) before using the code.
         if iss is not None:
-            if not integ.issuer or not hmac.compare_digest(iss.rstrip("/"), integ.issuer):
+            # (as bytes: compare_digest refuses str with non-ASCII characters, which `iss` may hold)
+            given, expected = iss.rstrip("/").encode(), (integ.issuer or "").encode()
+            if not expected or not hmac.compare_digest(given, expected):
                 raise SignInError(
                     f"{name}: the answer came from another issuer than the configured one; "
                     "nothing was stored. Start the sign-in again.",

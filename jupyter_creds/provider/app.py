@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from joserfc.jwk import RSAKey
 from tornado import web
 
 from . import pages
-from .faults import RequestLedger
+from .faults import RequestLedger, slow_delay
 from .models import SignedInUser
 from .server import IncomingRequest, OAuthResponse, ProviderAuthorizationServer, ProviderSettings
 from .state import ProviderState
@@ -94,6 +95,10 @@ class ProviderHandler(web.RequestHandler):
             self.tamper_id_token = True  # the handler runs; its id_token's claims are altered
         elif fault == "drop":
             self.drop_connection()
+        elif (delay := slow_delay(fault)) is not None:
+            # Answer normally, but late: a request still in flight while a test acts meanwhile.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.runtime.stopping.wait(), delay)
         elif fault == "stall":
             await self.runtime.stopping.wait()
             self.drop_connection()

@@ -17,9 +17,33 @@ FAULT_KINDS = (
     "drop",
     "lost_answer",
     "tampered_id_token",
+    "slow",
 )
+#: How long a ``slow`` fault holds the answer back; ``slow:<seconds>`` names another delay.
+SLOW_SECONDS = 1.0
 #: Faults that answer normally-shaped HTTP without running the endpoint.
 ANSWERING_FAULTS = ("500", "503", "429", "html", "no_access_token")
+
+
+def slow_delay(kind: str) -> float | None:
+    """The delay of a ``slow`` or ``slow:<seconds>`` fault (answered normally, late), else None."""
+    name, colon, seconds = kind.partition(":")
+    if name != "slow":
+        return None
+    return float(seconds) if colon else SLOW_SECONDS
+
+
+def _check_kind(kind: str) -> None:
+    name, colon, seconds = kind.partition(":")
+    if name not in FAULT_KINDS or (colon and name != "slow"):
+        raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+    if colon:
+        try:
+            ok = 0 <= float(seconds) <= 600
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"bad delay in {kind!r}: use slow:<seconds>, at most 600")
 
 
 def _check_endpoint(endpoint: str, allowed: tuple[str, ...]) -> None:
@@ -51,8 +75,7 @@ class RequestLedger:
 
     def inject(self, endpoint: str, kind: str, count: int = 1) -> None:
         _check_endpoint(endpoint, FAULTABLE_ENDPOINTS)
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        _check_kind(kind)
         if kind == "lost_answer" and endpoint != "token":
             raise ValueError("'lost_answer' only applies to the token endpoint")
         if count < 1:
