@@ -317,11 +317,12 @@ function IntegrationItem(props: {
           className="jp-creds-Row-chevron"
           aria-hidden="true"
         />
+        {/* No title of its own: pointing at the icon shows the row's tooltip,
+            with the error's reason (an icon title would hide it). */}
         <span
           className="jp-creds-Row-status"
           role="img"
           aria-label={status.label}
-          title={status.label}
           data-icon={status.icon}
         >
           <Icon.react tag="span" />
