@@ -12,6 +12,7 @@ Refresh order, and why:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -60,6 +61,8 @@ class CredentialService:
         self.log = log
         self.leeway = leeway
         self._flights: dict[str, asyncio.Future[StoredTokens]] = {}
+        # listing_json(): integration id -> (integration, summary, expired, its JSON)
+        self._listing: dict[str, tuple[Integration, TokenSummary | None, bool, str]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- status ----------------------------------------------------------------------------------
@@ -96,9 +99,33 @@ class CredentialService:
             "account": st.account,
         }
 
-    def describe_all(self) -> list[dict[str, Any]]:
+    def listing_json(self) -> str:
+        """``{"integrations": [...]}`` as JSON text: what every open sidebar polls.
+
+        Each integration's JSON is kept while it would come out the same: the registry and the
+        store hand out the same objects for what did not change (``summaries()`` keeps a row's
+        summary object while the row is unchanged), and the one time-dependent part of
+        ``status()`` is whether the token has expired. Listing 1,000 integrations then costs a
+        join instead of 1,000 ``describe`` calls and their JSON encoding.
+        """
         summaries = self.store.summaries()
-        return [self.describe(i, summaries.get(i.id)) for i in self.registry.all()]
+        now = time.time()
+        before, kept = self._listing, {}
+        for integ in self.registry.all():
+            summary = summaries.get(integ.id)
+            expired = bool(summary and summary.expires_at is not None and summary.expires_at <= now)
+            entry = before.get(integ.id)
+            # Identity, not equality: both are immutable, and a new object is a rare miss.
+            if (
+                entry is None
+                or entry[0] is not integ
+                or entry[1] is not summary
+                or entry[2] != expired
+            ):
+                entry = (integ, summary, expired, json.dumps(self.describe(integ, summary)))
+            kept[integ.id] = entry
+        self._listing = kept
+        return '{"integrations": [' + ", ".join(entry[3] for entry in kept.values()) + "]}"
 
     # -- credentials -----------------------------------------------------------------------------
     def _fresh(self, tokens: StoredTokens, now: float) -> bool:

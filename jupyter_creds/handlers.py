@@ -189,7 +189,8 @@ class IntegrationsHandler(CredsAPIHandler):
     @authorized
     async def get(self) -> None:
         await self.creds.registry.ready()
-        self.write_json({"integrations": self.creds.credentials.describe_all()})
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(self.creds.credentials.listing_json())
 
 
 class IntegrationHandler(CredsAPIHandler):

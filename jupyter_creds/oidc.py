@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from typing import TYPE_CHECKING, Any
 
 from .config import Integration
 from .oauth import OAuthClient, ProviderFailure
+
+if TYPE_CHECKING:  # joserfc is imported by the first sign-in, not at server start-up
+    from joserfc.jwk import KeySet
 
 ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 # Allowed clock difference with the provider, in seconds.
@@ -30,6 +29,9 @@ class JwksCache:
         self._sets: dict[str, tuple[KeySet, float]] = {}
 
     async def get(self, uri: str, *, kid: str | None) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         cached = self._sets.get(uri)
         if cached and time.monotonic() - cached[1] < self._max_age:
             keys = cached[0]
@@ -52,6 +54,9 @@ async def validate_id_token(
     id_token: str, *, integ: Integration, nonce: str, jwks: JwksCache
 ) -> dict[str, Any]:
     """Check signature (JWKS), iss, aud, azp, nonce, exp and iat; return the claims."""
+    from joserfc import jws, jwt
+    from joserfc.errors import JoseError
+
     if not integ.jwks_uri:
         raise IdTokenError(
             "the provider returned an id_token but no JWKS is known to check it: set `issuer` "
