@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 import httpx2
 
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self.buttons: list[tuple[str, str]] = []
-        self._in_form = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form" and a.get("method", "").lower() == "post" and self.action is None:
-            self._in_form = True
-            self.action = a.get("action", "")
-        elif self._in_form and tag == "input" and a.get("name"):
-            self.fields[a["name"]] = a.get("value", "")
-        elif self._in_form and tag == "button" and a.get("name"):
-            self.buttons.append((a["name"], a.get("value", "")))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._in_form = False
+from jupyter_creds.provider.forms import PostForm
+from jupyter_creds.provider.forms import parse_form as _parse_form
 
 
-def parse_form(html: str) -> _FormParser:
-    parser = _FormParser()
-    parser.feed(html)
-    assert parser.action is not None, f"no POST form on the page:\n{html[:500]}"
-    return parser
+def parse_form(html: str) -> PostForm:
+    form = _parse_form(html)
+    assert form.action is not None, f"no POST form on the page:\n{html[:500]}"
+    return form
 
 
 async def approve(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
 
 from ..demo import SCOPES, SECRET_ENV
+from ..provider.forms import parse_form
 from ..store import StoredTokens, TokenStore
 from .servers import BenchError, JupyterServer
 
@@ -59,31 +59,6 @@ def fill_store(path: Path, key: str, ids: list[str]) -> None:
         store.close()
 
 
-class _FormParser(HTMLParser):
-    """The first POST form of a page: its action, its inputs, its named buttons."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self.buttons: list[tuple[str, str]] = []
-        self._in_form = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form" and a.get("method", "").lower() == "post" and self.action is None:
-            self._in_form = True
-            self.action = a.get("action", "")
-        elif self._in_form and tag == "input" and a.get("name"):
-            self.fields[a["name"]] = a.get("value", "")
-        elif self._in_form and tag == "button" and a.get("name"):
-            self.buttons.append((a["name"], a.get("value", "")))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._in_form = False
-
-
 def sign_in(server: JupyterServer, integration_id: str) -> None:
     """Sign in as the demo user: the REST call, the provider's login and consent pages, and the
     callback page, all over HTTP with a cookie-keeping client that does not follow redirects."""
@@ -106,8 +81,7 @@ def sign_in(server: JupyterServer, integration_id: str) -> None:
                 return
             if resp.status_code != 200:
                 raise BenchError(f"the provider answered {resp.status_code}: {resp.text[:300]}")
-            form = _FormParser()
-            form.feed(resp.text)
+            form = parse_form(resp.text)
             data = dict(form.fields)
             if "password" in data:
                 data.update(username="demo", password="demo")  # noqa: S106 (the demo account)
