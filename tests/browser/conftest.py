@@ -199,10 +199,19 @@ def _write_user_settings(config_dir: Path) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """`jupyter creds demo` in a child process, one per test module."""
-    home = tmp_path_factory.mktemp("demo-home")
+@contextlib.contextmanager
+def running_demo(
+    home: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    link_build: bool = True,
+) -> Iterator[Demo]:
+    """`jupyter creds demo` in a child process, its files under ``home``; stopped on exit.
+
+    With ``link_build``, JupyterLab loads the package's own build of the extension, also from an
+    editable install (which puts nothing in share/jupyter); otherwise the installed one.
+    """
     state = home / "state"
     log = home / "demo.log"
     config_dir = home / "config"
@@ -216,13 +225,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    env.pop(SECRET_ENV, None)  # the demo makes its own client secret
+    env.pop(SECRET_ENV, None)  # the demo makes its own client secret unless told
     env.pop("JUPYTER_CREDS_KEY", None)
+    env.update(extra_env or {})
     built = Path(jupyter_creds.__file__).parent / "labextension"
-    if (built / "package.json").exists():
-        # The package's own build of the JupyterLab extension, also from an editable install
-        # (which puts nothing in share/jupyter; test_labextension_enabled_and_browser_check
-        # checks the environment's install on its own).
+    if link_build and (built / "package.json").exists():
         share = home / "share" / "jupyter"
         (share / "labextensions").mkdir(parents=True)
         (share / "labextensions" / "jupyter-creds").symlink_to(built)
@@ -239,13 +246,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         f"--IdentityProvider.token={TOKEN}",
         "--allow-root",
         "--token-lifetime",
-        "600",  # longer than the module: no refresh in the middle of a check
+        "600",  # longer than a module: no refresh in the middle of a check
         "--state-dir",
         str(state),
         # loopback only: no announcements feed, no PyPI update check
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
         f"--ServerApp.root_dir={home}",
+        *extra_args,
     ]
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -282,6 +290,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`jupyter creds demo` in a child process, one per test module."""
+    with running_demo(tmp_path_factory.mktemp("demo-home")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -8,23 +8,16 @@ from the page carry the browser's user and are not counted.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 
-import httpx2
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from jupyter_creds.demo import ANALYTICS_ID, SECRET_ENV, WAREHOUSE_ID
 
-from .conftest import START_TIMEOUT, TOKEN, Demo, _write_user_settings, free_port, open_lab
+from .conftest import Demo, open_lab, running_demo
 
 pytestmark = pytest.mark.browser
 
@@ -44,79 +37,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     client secret to grep for. The JupyterLab extension is the installed one (Insert into cell
     needs it; `open_lab` waits for its sidebar tab)."""
     home = tmp_path_factory.mktemp("widget-demo")
-    config_dir = home / "config"
-    _write_user_settings(config_dir)
-    widgets_settings = config_dir / "lab" / "user-settings" / "@jupyter-widgets"
+    widgets_settings = home / "config" / "lab" / "user-settings" / "@jupyter-widgets"
     (widgets_settings / "jupyterlab-manager").mkdir(parents=True)
     (widgets_settings / "jupyterlab-manager" / "plugin.jupyterlab-settings").write_text(
         json.dumps({"saveState": True})
     )
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "JUPYTER_CONFIG_DIR": str(config_dir),
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        SECRET_ENV: DEMO_SECRET,
-    }
-    env.pop("JUPYTER_CREDS_KEY", None)
-    port = free_port()
-    log = home / "demo.log"
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter_creds.cli",
-        "demo",
-        "--no-browser",
-        "--port",
-        str(port),
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={TOKEN}",
-        "--allow-root",
-        "--token-lifetime",
-        "600",
-        "--state-dir",
-        str(home / "state"),
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-        f"--ServerApp.root_dir={home}",
-        "--ServerApp.log_level=DEBUG",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=home,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        with httpx2.Client(timeout=3, trust_env=False) as http:
-            while True:
-                assert proc.poll() is None, f"the demo exited:\n{log.read_text()}"
-                with contextlib.suppress(httpx2.TransportError):
-                    resp = http.get(
-                        url + "api/creds/integrations", headers={"Authorization": f"token {TOKEN}"}
-                    )
-                    if resp.status_code == 200:
-                        break
-                assert time.monotonic() < deadline, f"the demo did not start:\n{log.read_text()}"
-                time.sleep(0.3)
-        issuer = re.search(r"provider at (http://127\.0\.0\.1:\d+)", log.read_text())
-        assert issuer, log.read_text()
-        yield Demo(url=url, token=TOKEN, issuer=issuer.group(1), log=log, home=home, proc=proc)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    with running_demo(
+        home,
+        extra_args=("--ServerApp.log_level=DEBUG",),
+        extra_env={SECRET_ENV: DEMO_SECRET},
+        link_build=False,
+    ) as running:
+        yield running
 
 
 def kernel_lists(demo: Demo) -> int:
