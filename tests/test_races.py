@@ -131,7 +131,8 @@ async def test_sign_out_with_the_revocation_endpoint_down(
     revoking = bool(creds_app.credentials._background)
 
     # Then the local tokens are gone at once, whatever the provider does
-    assert took < 0.8
+    # (not waiting for the provider: well under the provider timeout it would otherwise wait)
+    assert took < HTTP_TIMEOUT
     if fault == "stall":
         assert revoking, "the sign-out waited for the stalled revocation"
     assert creds_app.store.get(ANALYTICS_ID) is None

@@ -543,7 +543,7 @@ def test_store_written_by_a_newer_version_is_not_discarded(path: Path, key: str)
 # -- listing -----------------------------------------------------------------------------------
 
 
-def test_summaries_of_1000_integrations_are_fast_and_never_decrypt(
+def test_summaries_of_1000_integrations_never_decrypt(
     path: Path, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given 1,000 signed-in integrations with realistic token sizes
@@ -583,16 +583,13 @@ def test_summaries_of_1000_integrations_are_fast_and_never_decrypt(
     assert one.expires_at == 1_900_000_007.0
     assert one.reason is None
     assert again[ID].signed_in
-    # and fast: the best of 7 runs stays well under 5 ms (median printed for the record)
+    # Timings are printed for the record, not asserted (the benchmark measures speed)
     runs = {"new store": fresh, "after a write": changed, "unchanged": unchanged}
     best = {name: min(times) * 1e3 for name, times in runs.items()}
     print("summaries() of 1,000 rows, best / median ms: " + ", ".join(
         f"{name} {best[name]:.2f} / {statistics.median(times) * 1e3:.2f}"
         for name, times in runs.items()
     ))  # fmt: skip
-    assert best["new store"] < 5
-    assert best["after a write"] < 5
-    assert best["unchanged"] < 1
 
 
 def test_summaries_see_other_connections_and_own_writes(path: Path, key: str) -> None:
