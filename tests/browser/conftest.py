@@ -299,9 +299,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, headless (never a downloaded browser)."""
+    """Debian's Chromium, headless (never a downloaded browser). One per module, not per session:
+    Playwright's sync API keeps an event loop running in this thread while it is open, and the
+    pytest-jupyter tests that run after this folder need that thread's loop back."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
