@@ -118,9 +118,8 @@ def creds_app(jp_serverapp):
 class Api:
     """The REST contract, as the browser front end uses it (server token auth)."""
 
-    def __init__(self, fetch, base_url: str):
+    def __init__(self, fetch):
         self._fetch = fetch
-        self.base_url = base_url
 
     async def call(self, method: str, *parts: str, params=None, body=None):
         kwargs = {"method": method, "raise_error": False, "params": params or {}}
@@ -144,8 +143,8 @@ class Api:
 
 
 @pytest.fixture
-def api(jp_fetch, jp_base_url) -> Api:
-    return Api(jp_fetch, jp_base_url)
+def api(jp_fetch) -> Api:
+    return Api(jp_fetch)
 
 
 @pytest.fixture
@@ -169,4 +168,4 @@ def sign_in(api: Api, browser: httpx2.AsyncClient):
     return run
 
 
-__all__ = ["ANALYTICS_ID", "BROKEN_ID", "SENTINEL_SECRET", "WAREHOUSE_ID", "os"]
+__all__ = ["ANALYTICS_ID", "BROKEN_ID", "SENTINEL_SECRET", "WAREHOUSE_ID"]
